@@ -1,0 +1,1 @@
+"""Gauntlet: an end-to-end acceptance suite for cloud and distributed infrastructure."""

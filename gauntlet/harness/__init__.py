@@ -1,0 +1,12 @@
+"""The run model: plan, flags, breakpoints, diagnostics, journal, ledger, teardown.
+
+``environment.py`` imports the hooks from here.
+"""
+
+from gauntlet.harness.hooks import (  # noqa: F401
+    after_all,
+    after_scenario,
+    before_all,
+    before_feature,
+    before_scenario,
+)
