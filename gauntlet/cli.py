@@ -88,7 +88,7 @@ def end_to_end_test_main(argv: Optional[List[str]] = None, prog: str = "end-to-e
     ns = runner_parser(prog).parse_args(argv)
     args = RunnerArgs(
         features=ns.features, target=ns.target, enable=sorted(set(ns.enable or [])),
-        breaks=sorted(set(b for group in ns.breaks for b in group)) if ns.breaks else [],
+        breaks=sorted(set(ns.breaks)),
         start_step=ns.start_step, end_step=ns.end_step, wait=ns.wait,
         stop_on_failure=ns.stop_on_failure, on_failure=ns.on_failure,
         teardown_only=ns.teardown_only, run_id=ns.run_id, list_steps=ns.list_steps)

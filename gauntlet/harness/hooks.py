@@ -135,8 +135,9 @@ def before_scenario(context, scenario) -> None:
     elif step.number in session.options.breaks:
         console.breakpoint(session, step)
     session.started_at = default_clock().now()
-    session.run.journal.write("step_started", step=step.number, name=step.name,
-                              location=step.location)
+    if not session.outside_window:
+        session.run.journal.write("step_started", step=step.number, name=step.name,
+                                  location=step.location)
 
 
 def skip_reason(session: Session, step: PlanStep) -> Optional[str]:

@@ -153,12 +153,12 @@ class Runner:
             if start_target:
                 activation.activate(target, run)
             while True:
-                self.behave_pass(run, start, args.end_step)
+                behave_status = self.behave_pass(run, start, args.end_step)
                 data = reports.write_all(run.dir)
                 if self.signum:
                     raise Interrupted(self.signum)
-                if self.nested:  # `rerun N` inside the recovery shell: the parent owns teardown
-                    return EXIT_FAILED if data["failed"] else EXIT_OK
+                if self.nested:  # `rerun N` in the recovery shell: its own steps decide; the
+                    return EXIT_FAILED if behave_status else EXIT_OK  # parent owns teardown
                 if not data["failed"]:
                     console.say(f"\nall steps passed: {reports.summary_line(data)}")
                     if args.wait:
