@@ -15,7 +15,8 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 from gauntlet.clock import default_clock
 from gauntlet.harness import console, diagnostics, reports
@@ -32,6 +33,13 @@ from gauntlet.targets import activation
 # validated step by step). Every other feature starts from a reset offline endpoint.
 SHARED_ENVIRONMENT_DOMAINS = {"lab"}
 DIAGNOSTICS_TIMEOUT = 4.0
+
+
+@dataclass
+class CommandRecord:
+    argv: List[str]
+    exit_code: int
+    output_tail: str
 
 
 class Session:
@@ -53,6 +61,11 @@ class Session:
         self.interrupted_by: Optional[int] = None
         self.last_command = None  # steps that run a command put its CommandResult here
         self.outside_window = False
+        self.cache: Dict[str, object] = {}  # adapters shared by the steps of this process
+
+    def record_command(self, argv, exit_code: int, output_tail: str) -> None:
+        """Remember the command a step ran, so a failure bundle shows its exit code and output."""
+        self.last_command = CommandRecord(list(argv), exit_code, output_tail)
 
     def step_for(self, scenario) -> PlanStep:
         key = _location_key(f"{scenario.location.filename}:{scenario.location.line}")
@@ -174,14 +187,18 @@ def after_scenario(context, scenario) -> None:
 
 
 def _failed_step(scenario):
-    return next((s for s in scenario.all_steps if s.status.name in ("failed", "error")), None)
+    return next((s for s in scenario.all_steps
+                 if s.status.name in ("failed", "error", "undefined")), None)
 
 
 def _record_failure(session: Session, scenario, step: PlanStep) -> str:
     import allure
 
     failed = _failed_step(scenario)
-    error = (failed.error_message if failed else None) or "scenario failed in a hook"
+    if failed is not None and failed.status.name == "undefined":
+        error = f"undefined step: {failed.keyword} {failed.name} (no step definition matches it)"
+    else:
+        error = (failed.error_message if failed else None) or "scenario failed in a hook"
     exception = getattr(failed, "exception", None)
     command = session.last_command
     failure = diagnostics.Failure(
@@ -231,7 +248,11 @@ def after_all(context) -> None:
     run = session.run
     data = reports.write_all(run.dir)
     run.journal.write("behave_finished", summary=data, interrupted_by=session.interrupted_by)
-    if not session.owner:
+    if not session.owner:  # the runner owns the environment: services outlive this pass
+        from gauntlet.local import supervisor
+
+        for service in supervisor.running_services():
+            service.keep = True
         return
     console.finish(session, data)
     keep = data["failed"] and console.keep_environment(session)

@@ -18,5 +18,5 @@ def tagged_leftovers(run_id: str, region: str) -> List[str]:
         ec2 = boto3.client("ec2", region_name=region)
         gone = {i["InstanceId"] for r in ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
                 for i in r["Instances"] if i["State"]["Name"] in ("terminated", "shutting-down")}
-        arns = [arn for arn in arns if arn.rsplit("/", 1)[1] not in gone]
+        arns = [arn for arn in arns if arn.rsplit("/", 1)[-1] not in gone]
     return arns
