@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Optional, Tuple, Type, TypeVar
 
 T = TypeVar("T")
 
@@ -118,11 +118,13 @@ def wait_until(
     description: str = "condition",
     clock: Optional[Clock] = None,
     on_attempt: Optional[Callable[[int, float, object], None]] = None,
+    fatal: Tuple[Type[BaseException], ...] = (),
 ) -> WaitResult:
     """Poll ``condition`` until it returns a truthy value; raise :class:`WaitTimeout` otherwise.
 
     An exception from ``condition`` counts as a failed attempt (and is the "last result"), so
-    a service that is not up yet does not end the wait early.
+    a service that is not up yet does not end the wait early; exceptions of a ``fatal`` type
+    end the wait at once (the process being waited for died, say).
     """
     clock = clock or default_clock()
     start = clock.now()
@@ -132,6 +134,8 @@ def wait_until(
         attempts += 1
         try:
             last = condition()
+        except fatal:
+            raise
         except Exception as error:  # noqa: BLE001 - an attempt that raised is a failed attempt
             last = error
         elapsed = clock.now() - start

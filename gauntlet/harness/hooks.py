@@ -22,7 +22,13 @@ from gauntlet.clock import default_clock
 from gauntlet.harness import console, diagnostics, reports
 from gauntlet.harness.collectors import COLLECTORS
 from gauntlet.harness.options import Options
-from gauntlet.harness.plan import PlanStep, flag_skip_reason, load_plan, window_skip_reason
+from gauntlet.harness.plan import (
+    PlanStep,
+    flag_skip_reason,
+    load_plan,
+    window_skip_reason,
+    written_tags,
+)
 from gauntlet.harness.redaction import redactor
 from gauntlet.harness.run import Run
 from gauntlet.harness.teardown import teardown
@@ -72,7 +78,7 @@ class Session:
         step = self.by_location.get(key)
         if step is None:  # a feature outside the plan paths: number it after the plan
             step = PlanStep(len(self.plan) + 1, scenario.name, str(scenario.location),
-                            scenario.feature.name, [str(t) for t in scenario.effective_tags])
+                            scenario.feature.name, written_tags(scenario.feature, scenario))
             self.plan.append(step)
             self.by_location[key] = step
         return step

@@ -26,6 +26,8 @@ class Journal:
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(path, "a", encoding="utf-8")
+        if self._handle.tell() and not _ends_with_newline(path):
+            self._handle.write("\n")  # a killed writer left a torn line: start a fresh one
 
     def write(self, event: str, **fields) -> dict:
         record = {"ts": utc_now(), "run_id": self.run_id, "event": event, **fields}
@@ -39,6 +41,12 @@ class Journal:
         with self._lock:
             if not self._handle.closed:
                 self._handle.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
 
 
 def read_events(path: Path, event: Optional[str] = None) -> List[dict]:

@@ -43,7 +43,7 @@ class Options:
             return cls(
                 target=get("target") or "offline",
                 run_id=get("run_id"),
-                enabled=enabled_domains(_split(get("enable"))),
+                enabled=_domains(get("enable")),
                 start_step=_int("start_step", get("start_step") or "1"),
                 end_step=_int("end_step", get("end_step")) if get("end_step") else None,
                 breaks=[_int("break", v) for v in _split(get("break"))],
@@ -57,6 +57,13 @@ class Options:
 
 def _split(value: Optional[str]) -> List[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _domains(value: Optional[str]) -> Set[str]:
+    try:
+        return enabled_domains(_split(value))
+    except ValueError as error:
+        raise OptionError(f"enable: {error}") from None
 
 
 def _int(name: str, value: str) -> int:

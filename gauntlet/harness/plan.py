@@ -67,10 +67,21 @@ def load_plan(paths: Sequence[Path], root: Optional[Path] = None) -> List[PlanSt
         for scenario in feature.walk_scenarios():
             if getattr(scenario, "scenarios", None) is not None:  # an outline: its rows count
                 continue
-            tags = [str(t) for t in list(feature.tags) + list(scenario.effective_tags)]
+            tags = written_tags(feature, scenario)
             steps.append(PlanStep(len(steps) + 1, scenario.name, f"{shown}:{scenario.line}",
                                   feature.name, sorted(set(tags), key=tags.index)))
     return steps
+
+
+def written_tags(feature, scenario) -> List[str]:
+    """Feature, rule and scenario tags in the order they are written (behave's
+    ``effective_tags`` is a set, whose order changes with the hash seed)."""
+    sources = [feature.tags, getattr(getattr(scenario, "rule", None), "tags", []), scenario.tags]
+    tags: List[str] = []
+    for tag in (str(t) for source in sources for t in source or []):
+        if tag not in tags:
+            tags.append(tag)
+    return tags
 
 
 def _relative(path: Path, root: Optional[Path]) -> str:

@@ -25,6 +25,8 @@ _PATTERNS = [
     ),
 ]
 
+_SECRET_KEY = re.compile(r"(?i)(secret|password|passwd|token|api_?key|credential|private_?key)")
+
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "HCLOUD_TOKEN",
                "DIGITALOCEAN_TOKEN", "AZURE_CLIENT_SECRET", "NOMAD_TOKEN", "GRAFANA_TOKEN")
 
@@ -63,10 +65,17 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {key: self.data(item) for key, item in value.items()}
+            return {key: MASK if _is_secret_field(key, item) else self.data(item)
+                    for key, item in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.data(item) for item in value]
         return value
+
+
+def _is_secret_field(key: object, value: object) -> bool:
+    """A string stored under a secret-looking key ("password", "SessionToken") is a secret."""
+    return isinstance(key, str) and isinstance(value, str) and len(value) >= 4 \
+        and bool(_SECRET_KEY.search(key))
 
 
 redactor = Redactor()

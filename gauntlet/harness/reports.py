@@ -7,6 +7,7 @@ run reports each step's latest result, and a killed run can still be summarised.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List
@@ -66,6 +67,14 @@ def write_all(run_dir: Path) -> dict:
     return data
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _xml_text(text: str) -> str:
+    """XML 1.0 cannot carry control characters (ANSI colours in an error, say): drop them."""
+    return _CONTROL.sub("", text)
+
+
 def write_junit(journal_path: Path, path: Path) -> None:
     results = list(step_results(journal_path).values())
     suite = ET.Element("testsuite", name="gauntlet", tests=str(len(results)),
@@ -74,10 +83,10 @@ def write_junit(journal_path: Path, path: Path) -> None:
                        skipped=str(sum(r["status"] == "skipped" for r in results)),
                        time=f"{sum(r.get('duration') or 0 for r in results):.3f}")
     for result in results:
-        case = ET.SubElement(suite, "testcase", name=f"{result['step']:03d} {result['name']}",
+        case = ET.SubElement(suite, "testcase", name=_xml_text(f"{result['step']:03d} {result['name']}"),
                              classname=result.get("location", "").rsplit(":", 1)[0],
                              time=f"{result.get('duration') or 0:.3f}")
-        reason = result.get("reason") or ""
+        reason = _xml_text(result.get("reason") or "")
         if result["status"] == "skipped":
             ET.SubElement(case, "skipped", message=reason)
         elif result["status"] in ("failed", "error"):

@@ -1,4 +1,4 @@
-"""Network guard: offline runs may only reach 127.0.0.0/8 (and ::1).
+"""Network guard: offline runs may only reach 127.0.0.0/8 (and ::1), over TCP or UDP.
 
 Installed by the offline target. Any connection or name lookup for another address raises
 :class:`BlockedConnection` naming the address, so a stray call to a real cloud endpoint fails
@@ -61,6 +61,11 @@ def _guarded_connect_ex(self, address):
     return _originals["connect_ex"](self, address)
 
 
+def _guarded_sendto(self, data, *args):
+    _check_address(self.family, args[-1])  # sendto(data, address) or (data, flags, address)
+    return _originals["sendto"](self, data, *args)
+
+
 def _guarded_getaddrinfo(host, port, *args, **kwargs):
     if host is not None:
         name = host.decode() if isinstance(host, bytes) else str(host)
@@ -75,9 +80,10 @@ def install() -> None:
         if _originals:
             return
         _originals.update(connect=socket.socket.connect, connect_ex=socket.socket.connect_ex,
-                          getaddrinfo=socket.getaddrinfo)
+                          sendto=socket.socket.sendto, getaddrinfo=socket.getaddrinfo)
         socket.socket.connect = _guarded_connect
         socket.socket.connect_ex = _guarded_connect_ex
+        socket.socket.sendto = _guarded_sendto
         socket.getaddrinfo = _guarded_getaddrinfo
 
 
@@ -87,6 +93,7 @@ def uninstall() -> None:
             return
         socket.socket.connect = _originals["connect"]
         socket.socket.connect_ex = _originals["connect_ex"]
+        socket.socket.sendto = _originals["sendto"]
         socket.getaddrinfo = _originals["getaddrinfo"]
         _originals.clear()
 

@@ -112,7 +112,7 @@ def start(
 
     try:
         wait_until(ready_or_dead, timeout, interval=0.02, description=f"{name} to become ready",
-                   clock=clock or default_clock())
+                   clock=clock or default_clock(), fatal=(ServiceError,))
     except (WaitTimeout, ServiceError) as error:
         stop(service)
         raise ServiceError(f"{name} did not become ready: {error}\n--- {log_path} ---\n"
@@ -132,18 +132,42 @@ def stop(service: Service, timeout: float = 10.0) -> None:
         _started.pop(service.pid, None)
 
 
+def group_members(pgid: int) -> List[int]:
+    """Live (non-zombie) processes whose process group is ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
 def stop_process_group(pid: int, timeout: float = 10.0, clock: Optional[Clock] = None) -> bool:
-    """Stop the process group led by ``pid``; True if it was running."""
-    if not pid_alive(pid):
+    """Stop ``pid`` and every process of the group it leads: SIGTERM, wait, then SIGKILL.
+
+    Waits for the whole group, not just its leader, so a child that ignores SIGTERM is killed
+    too. Returns True if anything was running.
+    """
+    clock = clock or default_clock()
+
+    def gone() -> bool:  # a zombie counts as gone; its parent (maybe a Popen) reaps it
+        return not pid_alive(pid) and not group_members(pid)
+
+    if gone():
         return False
     _signal_group(pid, signal.SIGTERM)
     try:
-        wait_until(lambda: not pid_alive(pid) or _reap(pid), timeout, interval=0.02,
-                   description=f"process {pid} to exit", clock=clock or default_clock())
+        wait_until(gone, timeout, interval=0.02, description=f"process group {pid} to exit",
+                   clock=clock)
     except WaitTimeout:
         _signal_group(pid, signal.SIGKILL)
-        wait_until(lambda: not pid_alive(pid) or _reap(pid), 5, interval=0.02,
-                   description=f"process {pid} to die", clock=clock or default_clock())
+        wait_until(gone, 5, interval=0.02, description=f"process group {pid} to die", clock=clock)
     return True
 
 

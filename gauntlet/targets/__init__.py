@@ -101,9 +101,11 @@ def _check(shown: Path, config: Dict[str, Any]) -> None:
     def fail(field_name: str, problem: str) -> None:
         raise TargetError(f"{shown}: field '{field_name}': {problem}")
 
-    for key in config:
+    for key, value in config.items():
         if key not in _SECTIONS:
             fail(key, f"unknown section (expected one of: {', '.join(sorted(_SECTIONS))})")
+        if key not in ("description", "capabilities") and not isinstance(value, dict):
+            fail(key, f"expected a [{key}] table, got {value!r}")
     capabilities = config.get("capabilities")
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
         fail("capabilities", "expected a list of names, e.g. [\"aws\", \"lab\"]")
@@ -115,7 +117,8 @@ def _check(shown: Path, config: Dict[str, Any]) -> None:
     if "aws" in capabilities and not aws:
         fail("aws", "the aws capability needs an [aws] section")
     endpoint: Optional[str] = aws.get("endpoint")
-    if endpoint is not None and endpoint != "local" and not str(endpoint).startswith("http"):
+    if endpoint is not None and endpoint != "local" \
+            and not str(endpoint).startswith(("http://", "https://")):
         fail("aws.endpoint", f"expected \"local\" or an http(s) URL, got {endpoint!r}")
     if "region" in aws and not isinstance(aws["region"], str):
         fail("aws.region", f"expected a region name, got {aws['region']!r}")
