@@ -76,7 +76,11 @@ class VirtualClock(Clock):
                 self._elapsed += seconds
 
 
-_default: Clock = RealClock()
+real_clock: Clock = RealClock()
+"""Real time, always: the harness times steps and waits for real processes with it, even while
+a simulation has made a virtual clock the default."""
+
+_default: Clock = real_clock
 
 
 def default_clock() -> Clock:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from gauntlet.clock import default_clock
+from gauntlet.clock import real_clock
 from gauntlet.harness.redaction import redactor
 
 
@@ -52,7 +52,7 @@ class Failure:
 def collect_bundle(failure: Failure, context: CollectorContext, collectors: List[Collector],
                    timeout: float = 4.0) -> dict:
     """Run the applicable collectors in parallel; return the (redacted) bundle."""
-    clock = default_clock()
+    clock = real_clock
     started = clock.now()
     applicable = [c for c in collectors if _safe_applies(c, context)]
     results: Dict[str, dict] = {}
@@ -96,7 +96,7 @@ def _safe_applies(collector: Collector, context: CollectorContext) -> bool:
 
 
 def _timed(collector: Collector, context: CollectorContext) -> dict:
-    clock = default_clock()
+    clock = real_clock
     started = clock.now()
     try:
         output = collector.collect(context)

@@ -18,7 +18,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from gauntlet.clock import default_clock
+from gauntlet.clock import real_clock
 from gauntlet.harness import console, diagnostics, reports
 from gauntlet.harness.collectors import COLLECTORS
 from gauntlet.harness.options import Options
@@ -153,7 +153,7 @@ def before_scenario(context, scenario) -> None:
         scenario.skip(reason)
     elif step.number in session.options.breaks:
         console.breakpoint(session, step)
-    session.started_at = default_clock().now()
+    session.started_at = real_clock.now()
     if not session.outside_window:
         session.run.journal.write("step_started", step=step.number, name=step.name,
                                   location=step.location)
@@ -176,7 +176,7 @@ def skip_reason(session: Session, step: PlanStep) -> Optional[str]:
 def after_scenario(context, scenario) -> None:
     session: Session = context.gauntlet
     step = session.current
-    duration = round(default_clock().now() - session.started_at, 4)
+    duration = round(real_clock.now() - session.started_at, 4)
     status = scenario.status.name
     reason = scenario.skip_reason if status == "skipped" else None
     if status in ("failed", "error", "hook_error"):

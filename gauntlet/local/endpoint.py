@@ -46,6 +46,12 @@ class ServiceDispatcher:
         return None
 
     def __call__(self, environ: dict, start_response: Callable):
+        # Simulated work progresses on the clock; apply what is due before any service
+        # answers, so an EC2 describe sees the instances a DRS job launched meanwhile.
+        for service in self.services.values():
+            tick = getattr(service, "tick", None)
+            if tick:
+                tick()
         name = self.service_for(environ)
         if name:
             return self.services[name](environ, start_response)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from gauntlet.clock import Clock, WaitTimeout, default_clock, wait_until
+from gauntlet.clock import Clock, WaitTimeout, real_clock, wait_until
 
 
 class ServiceError(RuntimeError):
@@ -112,7 +112,7 @@ def start(
 
     try:
         wait_until(ready_or_dead, timeout, interval=0.02, description=f"{name} to become ready",
-                   clock=clock or default_clock(), fatal=(ServiceError,))
+                   clock=clock or real_clock, fatal=(ServiceError,))
     except (WaitTimeout, ServiceError) as error:
         stop(service)
         raise ServiceError(f"{name} did not become ready: {error}\n--- {log_path} ---\n"
@@ -154,7 +154,7 @@ def stop_process_group(pid: int, timeout: float = 10.0, clock: Optional[Clock] =
     Waits for the whole group, not just its leader, so a child that ignores SIGTERM is killed
     too. Returns True if anything was running.
     """
-    clock = clock or default_clock()
+    clock = clock or real_clock
 
     def gone() -> bool:  # a zombie counts as gone; its parent (maybe a Popen) reaps it
         return not pid_alive(pid) and not group_members(pid)
