@@ -7,6 +7,7 @@ from gauntlet.harness import (  # noqa: F401
     before_all,
     before_feature,
     before_scenario,
+    before_tag,
 )
 
 
