@@ -25,7 +25,7 @@ def _step_list(value: str) -> List[int]:
     try:
         numbers = [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected step numbers like 5,15, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected step numbers like 5,15, got {value!r}") from None
     if not numbers:
         raise argparse.ArgumentTypeError("expected at least one step number")
     return numbers
@@ -35,7 +35,7 @@ def _step(value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a step number, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a step number, got {value!r}") from None
 
 
 def runner_parser(prog: str = "end-to-end-test") -> OneLineParser:

@@ -106,7 +106,7 @@ def test_every_lab_scenario_of_the_document_is_an_item(catalogue):
 def test_nomad_items_match_each_storys_criteria(catalogue):
     stories = re.split(r"^### Story (\d+):", document("002"), flags=re.MULTILINE)[1:]
     expected = []
-    for number, body in zip(stories[::2], stories[1::2]):
+    for number, body in zip(stories[::2], stories[1::2], strict=True):
         criteria = body.split("**Acceptance Criteria:**")[1].split("**Value:**")[0]
         bullets = [line for line in criteria.splitlines() if line.startswith("- ")]
         assert bullets, f"story {number} has no criteria"

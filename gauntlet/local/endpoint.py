@@ -21,7 +21,9 @@ import sys
 import threading
 from typing import Callable, Dict, Optional
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
+
+from gauntlet.local.serving import BackgroundServer, write_port_file
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
@@ -83,8 +85,7 @@ class LoopbackEndpoint:
         self.host = host
         self.port = port
         self.services = default_services() if services is None else services
-        self._server: Optional[BaseWSGIServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._serving: Optional[BackgroundServer] = None
 
     @property
     def url(self) -> str:
@@ -99,23 +100,18 @@ class LoopbackEndpoint:
         )
 
         app = ServiceDispatcher(DomainDispatcherApplication(create_backend_app), self.services)
-        self._server = make_server(self.host, self.port, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
-        self.port = self._server.server_address[1]
+        server = make_server(self.host, self.port, app, threaded=True,
+                             request_handler=MotoRequestHandler)
+        self._serving = BackgroundServer(server, "gauntlet-endpoint")
+        self.port = self._serving.port
         # moto's Step Functions parser calls back into "localhost:$MOTO_PORT".
         os.environ["MOTO_PORT"] = str(self.port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gauntlet-endpoint",
-                                        daemon=True)
-        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._serving:
+            self._serving.stop()
+        self._serving = None
 
 
 def main(argv=None) -> int:
@@ -127,10 +123,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     endpoint = LoopbackEndpoint(args.host, args.port).start()
     if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as handle:
-            handle.write(str(endpoint.port))
-        os.replace(tmp, args.port_file)
+        write_port_file(args.port_file, endpoint.port)
     print(f"gauntlet endpoint serving on {endpoint.url}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -15,7 +15,6 @@ import argparse
 import ipaddress
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -24,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 
 from gauntlet.adapters.lab import Boto3Lab, Host, Lab, LabError
+from gauntlet.local.serving import BackgroundServer, write_port_file
 
 log = logging.getLogger(__name__)
 
@@ -118,30 +118,23 @@ class LabStatusServer:
         self.lab = lab
         self.host = host
         self.port = port
-        self._server: Optional[_StatusHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._serving: Optional[BackgroundServer] = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "LabStatusServer":
-        self._server = _StatusHTTPServer((self.host, self.port), _Handler)
-        self._server.lab = self.lab
-        self.port = self._server.server_address[1]
-        # A short poll interval makes stop() prompt (shutdown waits for the next poll).
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="lab-status", daemon=True)
-        self._thread.start()
+        server = _StatusHTTPServer((self.host, self.port), _Handler)
+        server.lab = self.lab
+        self._serving = BackgroundServer(server, "lab-status")
+        self.port = self._serving.port
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._serving:
+            self._serving.stop()
+        self._serving = None
 
     def __enter__(self) -> "LabStatusServer":
         return self.start()
@@ -149,13 +142,6 @@ class LabStatusServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-
-def _write_port_file(path: str, port: int) -> None:
-    """Write atomically, so a reader never sees a half-written port."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(str(port))
-    os.replace(tmp, path)
 
 
 def serve(cluster_name: str, cluster_id: str, run_id: str, region: Optional[str] = None,
@@ -170,7 +156,7 @@ def serve(cluster_name: str, cluster_id: str, run_id: str, region: Optional[str]
     server = LabStatusServer(lab, host, port, allow_remote).start()
     try:
         if port_file:
-            _write_port_file(port_file, server.port)
+            write_port_file(port_file, server.port)
         print(f"lab status server for {lab.label} on {server.url}/status", flush=True)
         stopped.wait()
     finally:
