@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import uuid
@@ -16,7 +15,6 @@ from botocore.exceptions import ClientError
 from gauntlet.adapters import aws
 from gauntlet.adapters.lab import KINDS, Boto3Lab, LabError, Reaper, ReapError, bucket_name, reap, run_command
 from gauntlet.clock import VirtualClock, WaitTimeout
-from gauntlet.local.endpoint import LoopbackEndpoint
 
 REQUIRED_TAGS = {"ClusterId", "created", aws.RUN_ID_TAG, aws.EXPIRES_TAG}
 # Calls that may name a resource before it is recorded: they create it under a name Gauntlet
@@ -24,25 +22,6 @@ REQUIRED_TAGS = {"ClusterId", "created", aws.RUN_ID_TAG, aws.EXPIRES_TAG}
 NAMING_CALLS = {"CreateRole", "CreateInstanceProfile", "CreatePolicy", "HeadBucket", "CreateBucket"}
 BUNDLE = ["cassandra-config/cassandra.yaml", "cassandra-config/jvm.options", "cassandra.patch.yaml",
           "environment.sh", "kubeconfig", "setup_instance.sh"]
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.WARNING)  # one line per request costs seconds under pytest
-    with pytest.MonkeyPatch.context() as env:
-        ep = LoopbackEndpoint(services={}).start()
-        env.setenv("AWS_ENDPOINT_URL", ep.url)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("AWS_PROFILE", raising=False)
-        try:
-            yield ep
-        finally:
-            ep.stop()
-            werkzeug.setLevel(level)
 
 
 class Recorder:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -15,29 +14,9 @@ import requests
 
 from gauntlet.adapters.lab import Boto3Lab, Host
 from gauntlet.clock import RealClock, wait_until
-from gauntlet.local.endpoint import LoopbackEndpoint
 from gauntlet.sut.lab_status import LabStatusServer, check_bind_host, cluster_state, main
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.WARNING)  # one line per request costs seconds under pytest
-    with pytest.MonkeyPatch.context() as env:
-        ep = LoopbackEndpoint(services={}).start()
-        env.setenv("AWS_ENDPOINT_URL", ep.url)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("AWS_PROFILE", raising=False)
-        try:
-            yield ep
-        finally:
-            ep.stop()
-            werkzeug.setLevel(level)
 
 
 @pytest.fixture(scope="module")
