@@ -60,11 +60,14 @@ def lab(context) -> Boto3Lab:
     return session.cache["lab"]
 
 
-@given("the cluster from the earlier steps")
-def step_cluster_from_state(context):
-    saved = context.gauntlet.run.state.get("lab") or {}
-    assert_that(saved.get("hosts"), is_not(none()),
-                "no cluster in this run's state: run the 'Build and initialize' step first")
+@given("the lab cluster is provisioned")
+def step_cluster(context):
+    """Reuse the run's cluster; provision one when no earlier step did (behave --tags=@ebs)."""
+    if not (context.gauntlet.run.state.get("lab") or {}).get("hosts"):
+        print("no cluster in this run yet: provisioning one for this scenario")
+        lab(context).apply_iam_policies()
+        provision(context)
+        backup(context)
     context.cluster = lab(context).describe_cluster()
 
 
@@ -110,6 +113,10 @@ def step_role_policies(context):
 
 @when("the cluster is initialized")
 def step_init(context):
+    provision(context)
+
+
+def provision(context):
     settings = lab_settings(context)
     adapter = lab(context)
     cluster = adapter.init_cluster(
@@ -143,11 +150,15 @@ def step_network_tags(context):
 
 @then("the cluster config is backed up to S3")
 def step_backup(context):
+    backup(context)
+    assert_that(lab(context).backup_listing(), has_item("kubeconfig"))
+
+
+def backup(context):
     adapter = lab(context)
     adapter.write_cluster_config()
     bucket, prefix = adapter.backup_to_s3()
     context.gauntlet.run.update_state("lab", bucket=bucket, prefix=prefix)
-    assert_that(adapter.backup_listing(), has_item("kubeconfig"))
 
 
 @then("every db node has an EBS data volume attached")

@@ -28,11 +28,11 @@ Feature: Infrastructure provisioning: build and initialize
 
   @ebs @trace.000.infrastructure-provisioning-steps.build-and-initialize
   Scenario: EBS data volumes on the db nodes
-    Given the cluster from the earlier steps
+    Given the lab cluster is provisioned
     Then every db node has an EBS data volume attached
 
   @needs.k8s @trace.000.infrastructure-provisioning-steps.build-and-initialize
   Scenario: kubectl access and K3s ready
-    Given the cluster from the earlier steps
+    Given the lab cluster is provisioned
     When kubectl access is configured from the cluster's kubeconfig
     Then every K3s node is Ready within 300 seconds

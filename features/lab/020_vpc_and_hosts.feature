@@ -5,7 +5,7 @@ Feature: Infrastructure provisioning: VPC and hosts
 
   @trace.000.infrastructure-provisioning-steps.vpc-and-host-verification
   Scenario: VPC and host verification
-    Given the cluster from the earlier steps
+    Given the lab cluster is provisioned
     Then the VPC carries the tags ClusterId, created, gauntlet:run-id and gauntlet:expires
     When the hosts are listed
     Then there are 5 hosts, each with a private address and state running

@@ -4,7 +4,7 @@ Feature: S3 backup verification
 
   @trace.000.s3-backup-verification.backup-contains-required-files
   Scenario: Backup contains required files
-    Given the cluster from the earlier steps
+    Given the lab cluster is provisioned
     When the S3 backup is listed
     Then the backup contains
       | file                         |

@@ -26,6 +26,7 @@ from gauntlet.harness.plan import (
     PlanStep,
     flag_skip_reason,
     load_plan,
+    selected_in_tag_expression,
     window_skip_reason,
     written_tags,
 )
@@ -91,6 +92,7 @@ def _location_key(location: str) -> Tuple[str, int]:
 
 def before_all(context) -> None:
     options = Options.read(context.config.userdata)
+    options.enabled |= selected_in_tag_expression(context.config.tag_expression)
     target = load_target(options.target)
     if options.run_id:
         run = Run.open(options.run_id)

@@ -105,6 +105,24 @@ def enabled_domains(flags: Iterable[str]) -> Set[str]:
     return enabled
 
 
+def selected_in_tag_expression(expression) -> Set[str]:
+    """Optional domains a person asked for by name in ``behave --tags`` (``@spark``, but not
+    ``not @spark``): plain behave with ``--tags=@cassandra`` runs the Cassandra steps."""
+    selected: Set[str] = set()
+
+    def walk(node, negated: bool) -> None:
+        if hasattr(node, "name") and not negated and node.name in OPTIONAL_DOMAINS:
+            selected.add(node.name)
+        if hasattr(node, "term"):
+            walk(node.term, not negated)
+        for term in getattr(node, "terms", []) or []:
+            walk(term, negated)
+
+    if expression is not None:
+        walk(expression, False)
+    return selected
+
+
 def flag_skip_reason(step: PlanStep, enabled: Set[str]) -> Optional[str]:
     domain = step.optional_domain
     if domain and domain not in enabled:
