@@ -132,7 +132,13 @@ def test_failing_step_does_not_stop_later_steps_and_gets_a_bundle(env):
     assert summary["skipped_by_reason"]
     junit = (run_dir / "junit" / "results.xml").read_text()
     assert "<failure" in junit and "<skipped" in junit
-    assert list((run_dir / "allure-results").glob("*-result.json"))
+    allure = [json.loads(p.read_text()) for p in (run_dir / "allure-results").glob("*-result.json")]
+    failed = next(r for r in allure if r["name"] == "A command fails")
+    assert failed["status"] == "failed"
+    assert [a["name"] for a in failed["attachments"]] == ["diagnostics"]
+    skipped = next(r for r in allure if r["name"] == "Spark is optional")
+    assert skipped["status"] == "skipped"
+    assert [a["name"] for a in skipped["attachments"]] == ["skip reason"]
     assert_torn_down(run_dir)  # default policy without a terminal: tear down
     assert out.rstrip().splitlines()[-1] == "gauntlet: 3 passed, 1 failed, 2 skipped"
 
