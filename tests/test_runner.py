@@ -309,3 +309,17 @@ def test_plain_behave_runs_standalone_and_tears_down(env):
     run_dir = only_run_dir(env)
     assert finished(run_dir)[3]["status"] == "passed"
     assert_torn_down(run_dir)
+
+
+def test_ctrl_c_on_a_terminal_tears_down_and_exits_130(env, tmp_path):
+    wait_file = tmp_path / "go"
+    child = spawn(dict(env, GAUNTLET_TEST_WAIT_FILE=str(wait_file)))
+    wait_until(lambda: Path(str(wait_file) + ".waiting").exists(), 60, 0.05, "step 6 to start")
+    child.sendintr()  # Ctrl-C reaches the runner and its behave child (one process group)
+    child.expect("interrupted by SIGINT")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    run_dir = only_run_dir(env)
+    assert_torn_down(run_dir)
+    assert finished(run_dir)[3]["status"] == "passed"  # steps before the interrupt were recorded
