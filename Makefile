@@ -12,7 +12,7 @@ setup: $(STAMP) system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev,analysis]"
 	touch $(STAMP)
 
 system-packages:

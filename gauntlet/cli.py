@@ -102,6 +102,7 @@ def gauntlet_main(argv: Optional[List[str]] = None) -> int:
         "teardown": "remove what a run created: gauntlet teardown RUN_ID",
         "trace": "print every requirement item with its scenario and last result",
         "serve": "serve the lab status endpoint (GET /status) for a provisioned cluster",
+        "analyze": "analyse a soak run: phase P50/P90/P95, compare runs, flag regressions",
     }
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: gauntlet COMMAND [ARGS]\n\ncommands:")
@@ -124,6 +125,10 @@ def gauntlet_main(argv: Optional[List[str]] = None) -> int:
         from gauntlet.sut.lab_status import main as serve_main
 
         return serve_main(rest)
+    if command == "analyze":
+        from gauntlet.analysis.cli import main as analyze_main
+
+        return analyze_main(rest)
     print(f"gauntlet: error: unknown command {command!r} (commands: {', '.join(commands)})",
           file=sys.stderr)
     return 2
