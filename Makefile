@@ -8,11 +8,12 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: setup system-packages test test-e2e test-unit report lint trace clean
 
-setup: $(STAMP) system-packages
+setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Debian packages first: libvirt-python builds against libvirt-dev.
+$(STAMP): pyproject.toml | system-packages
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev,analysis]"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev,analysis,providers]"
 	touch $(STAMP)
 
 system-packages:
