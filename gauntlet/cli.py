@@ -103,6 +103,7 @@ def gauntlet_main(argv: Optional[List[str]] = None) -> int:
         "trace": "print every requirement item with its scenario and last result",
         "serve": "serve the lab status endpoint (GET /status) for a provisioned cluster",
         "analyze": "analyse a soak run: phase P50/P90/P95, compare runs, flag regressions",
+        "workflow": "JSON workflow suites: validate FILE, list FILE, run FILE --suite NAME",
     }
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: gauntlet COMMAND [ARGS]\n\ncommands:")
@@ -125,6 +126,10 @@ def gauntlet_main(argv: Optional[List[str]] = None) -> int:
         from gauntlet.sut.lab_status import main as serve_main
 
         return serve_main(rest)
+    if command == "workflow":
+        from gauntlet.workflow.cli import main as workflow_main
+
+        return workflow_main(rest)
     if command == "analyze":
         from gauntlet.analysis.cli import main as analyze_main
 
