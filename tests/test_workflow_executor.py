@@ -91,7 +91,7 @@ def test_basic_start_stop(cluster, tmp_path):
     assert checks[4] == ["cluster_status_stopped"]
     # members boot in 10 s: the post-deploy validation needed attempts at 0, 0.5, ..., 10 s
     assert result.workflow_steps[2].validation_results[0]["attempts"] == 21
-    assert result.workflow_steps[2].duration == 12
+    assert result.workflow_steps[2].duration == 10
 
 
 def test_single_node_failure(cluster, tmp_path):
