@@ -42,7 +42,7 @@ def test_offline_target_loads():
     assert target.path == TARGETS_DIR / "offline.toml"
     assert target.offline is True
     assert target.region == "us-east-1"
-    assert target.capabilities == ["aws", "lab", "drs"]
+    assert target.capabilities == ["aws", "lab", "drs", "local-nodes"]
     assert target.can("aws") and target.can("drs")
     assert not target.can("k8s")
     assert target.section("lab")["db_nodes"] == 3

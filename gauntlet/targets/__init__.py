@@ -23,8 +23,8 @@ CAPABILITY_HINTS: Dict[str, str] = {
     "drs": "the aws capability and DRS-enabled source servers (offline: the DRS simulator)",
     "real-drs": "a real AWS account with 6 DRS source servers in CONTINUOUS replication "
                 "([drs] source_servers = [...]) in a target other than offline",
-    "local-nodes": "Debian etcd-server and openssh-server on this machine (make setup installs "
-                   "them) for the local 3-node cluster on 127.0.0.11-13",
+    "local-nodes": "the local-nodes capability: Debian etcd-server and openssh-server on this "
+                   "machine (make setup installs them) for the 3-node cluster on 127.0.0.11-13",
     "k8s": "a [k8s] section with kubeconfig = PATH (a reachable K3s/Kubernetes API)",
     "ssh": "an [ssh] section with user and key_file for the lab hosts",
     "nomad": "a [nomad] section with address = URL (and the nomad binary on PATH)",
