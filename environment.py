@@ -1,15 +1,4 @@
 """Behave hooks: the run's lifecycle lives in gauntlet.harness (targets, journal, diagnostics,
-teardown). Keep this file to these few lines."""
+teardown, tag fixtures). Keep this file to this line."""
 
-from gauntlet.harness import (  # noqa: F401
-    after_all,
-    after_scenario,
-    before_all,
-    before_feature,
-    before_scenario,
-    before_tag,
-)
-
-
-def after_feature(context, feature):
-    context.gauntlet.allure.after_feature(context, feature)
+from gauntlet.harness.behave_hooks import *  # noqa: F401,F403

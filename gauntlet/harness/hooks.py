@@ -139,6 +139,10 @@ def before_feature(context, feature) -> None:
     session.allure.before_feature(context, feature)
 
 
+def after_feature(context, feature) -> None:
+    context.gauntlet.allure.after_feature(context, feature)
+
+
 def before_scenario(context, scenario) -> None:
     session: Session = context.gauntlet
     step = session.step_for(scenario)

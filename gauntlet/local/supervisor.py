@@ -15,7 +15,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from gauntlet.clock import Clock, WaitTimeout, real_clock, wait_until
 
@@ -132,9 +132,8 @@ def stop(service: Service, timeout: float = 10.0) -> None:
         _started.pop(service.pid, None)
 
 
-def group_members(pgid: int) -> List[int]:
-    """Live (non-zombie) processes whose process group is ``pgid``."""
-    members = []
+def process_stats() -> Iterator[Tuple[int, str, int, int]]:
+    """(pid, state letter, parent pid, process group) of every process visible in /proc."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -143,9 +142,12 @@ def group_members(pgid: int) -> List[int]:
                 fields = handle.read().rsplit(") ", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
+        yield int(entry), fields[0], int(fields[1]), int(fields[2])
+
+
+def group_members(pgid: int) -> List[int]:
+    """Live (non-zombie) processes whose process group is ``pgid``."""
+    return [pid for pid, state, _, group in process_stats() if group == pgid and state != "Z"]
 
 
 def stop_process_group(pid: int, timeout: float = 10.0, clock: Optional[Clock] = None) -> bool:

@@ -41,6 +41,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from gauntlet.clock import WaitTimeout, real_clock, wait_until
 from gauntlet.local.nodes.control import SOCKET_NAME, read_line, unix_address
+from gauntlet.local.supervisor import process_stats
 
 MACHINE_MARKER = "gauntlet.local.nodes.machine"
 
@@ -57,17 +58,7 @@ def _die_with_parent() -> None:  # runs in the forked child, before exec
 
 def process_table() -> Dict[int, Tuple[int, str]]:
     """pid -> (ppid, state letter) for every process visible in /proc."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        table[int(entry)] = (int(fields[1]), fields[0])
-    return table
+    return {pid: (parent, state) for pid, state, parent, _ in process_stats()}
 
 
 def descendants(root: int, live_only: bool = False) -> List[int]:
