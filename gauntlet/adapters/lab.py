@@ -47,7 +47,7 @@ KINDS = (
     "ec2:instance", "ec2:volume", "ec2:image", "s3:bucket",
 )
 # reap() also deletes snapshots: an image's snapshots go with it, and destroy() finds strays.
-REAPABLE_KINDS = KINDS + ("ec2:snapshot",)
+REAPABLE_KINDS = KINDS + ("ec2:snapshot", "dynamodb:table")  # tables: the DRS history on real targets
 
 VPC_CIDR = "10.0.0.0/16"
 SUBNET_CIDR = "10.0.1.0/24"
@@ -751,7 +751,7 @@ _EC2_TEARDOWN_ORDER = (
     ("ec2:vpc", "describe_vpcs", "Vpcs", "VpcId"),
 )
 
-_GONE_CODES = {"NoSuchEntity", "NoSuchBucket", "InvalidAMIID.Unavailable"}
+_GONE_CODES = {"NoSuchEntity", "NoSuchBucket", "InvalidAMIID.Unavailable", "ResourceNotFoundException"}
 
 
 def reap(kind: str, ident: str, attrs: Optional[dict] = None, clock: Optional[Clock] = None,
@@ -900,6 +900,19 @@ class Reaper:
     def delete_s3_bucket(self, ident: str) -> None:
         self.empty_bucket(ident)
         self.client("s3").delete_bucket(Bucket=ident)
+
+    def delete_dynamodb_table(self, ident: str) -> None:
+        dynamodb = self.client("dynamodb")
+        dynamodb.delete_table(TableName=ident)
+
+        def gone() -> bool:
+            try:
+                dynamodb.describe_table(TableName=ident)
+            except ClientError as error:
+                return error_code(error) == "ResourceNotFoundException"
+            return False
+
+        self._wait(gone, f"DynamoDB table {ident} to be deleted")
 
     # IAM
 
