@@ -104,6 +104,7 @@ def gauntlet_main(argv: Optional[List[str]] = None) -> int:
         "serve": "serve the lab status endpoint (GET /status) for a provisioned cluster",
         "analyze": "analyse a soak run: phase P50/P90/P95, compare runs, flag regressions",
         "workflow": "JSON workflow suites: validate FILE, list FILE, run FILE --suite NAME",
+        "soak": "switchover soak cycles (gauntlet soak --cycles 20 --tags @switchover; --resume)",
     }
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: gauntlet COMMAND [ARGS]\n\ncommands:")
@@ -126,6 +127,10 @@ def gauntlet_main(argv: Optional[List[str]] = None) -> int:
         from gauntlet.sut.lab_status import main as serve_main
 
         return serve_main(rest)
+    if command == "soak":
+        from gauntlet.soak.cli import main as soak_main
+
+        return soak_main(rest)
     if command == "workflow":
         from gauntlet.workflow.cli import main as workflow_main
 

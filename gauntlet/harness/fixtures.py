@@ -22,7 +22,7 @@ def register(tag: str):
 
 def load() -> None:
     """Import the modules that register fixtures (kept lazy: each pulls in its own domain)."""
-    for module in ("gauntlet.local.drs.fixture",):
+    for module in ("gauntlet.local.drs.fixture", "gauntlet.soak.fixture"):
         try:
             __import__(module)
         except ModuleNotFoundError as error:
@@ -32,7 +32,7 @@ def load() -> None:
 
 def before_tag(context, tag: str):
     if tag.startswith("fixture."):
-        if not FIXTURES:
+        if tag not in FIXTURES:
             load()
         if tag not in FIXTURES:
             raise LookupError(f"@{tag}: no such fixture (known: {', '.join(sorted(FIXTURES))})")
