@@ -371,6 +371,16 @@ def test_running_record_is_written_at_start(engine):
     no_nulls(record)
 
 
+def test_a_dead_running_execution_does_not_block_the_plan_forever(engine, clock):
+    # an engine that died (or lost DynamoDB for good) leaves RUNNING behind and stops updating it
+    dead = engine.start(plan("single_wave", ExecutionTimeoutSeconds=600), GROUPS)
+    clock.advance(300)
+    assert engine.start(plan("single_wave", ExecutionTimeoutSeconds=600), GROUPS) == dead
+    clock.advance(301)  # past its execution timeout without an update: nobody is running it
+    fresh = engine.start(plan("single_wave", ExecutionTimeoutSeconds=600), GROUPS)
+    assert fresh != dead
+
+
 def test_duplicate_start_returns_the_running_execution(engine, clock):
     first = engine.start(plan("single_wave"), GROUPS)
     assert engine.start(plan("single_wave"), GROUPS) == first

@@ -106,7 +106,7 @@ class ExecutionEngine:
             holder = self.store.claim_holder(typed.plan_id)
             if holder:
                 active = self.store.get(holder)
-                if active and active["Status"] == RUNNING:
+                if active and self._still_running(active):
                     log.info("plan %s already running as %s", typed.plan_id, holder)
                     return holder
             record = self._new_record(execution_id, typed, protection_groups, target, idempotency_key)
@@ -114,6 +114,15 @@ class ExecutionEngine:
             if outcome in ("created", "exists"):
                 return execution_id
         raise RuntimeError(f"could not claim plan {typed.plan_id}: its claim kept changing")
+
+    def _still_running(self, record: dict) -> bool:
+        """RUNNING and updated within its execution timeout. An engine that crashed, or lost
+        DynamoDB for good, leaves a RUNNING record nobody updates: past its timeout a new start
+        takes the plan over instead of returning a dead ExecutionId."""
+        if record["Status"] != RUNNING:
+            return False
+        updated = parse_time(record.get("UpdatedAt") or record["StartTime"])
+        return self.clock.wall() - updated <= float(record.get("ExecutionTimeoutSeconds", 3600))
 
     def run(self, execution_id: str) -> dict:
         """Drive the execution to its end, waiting on the clock between ticks; returns status.
