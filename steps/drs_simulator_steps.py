@@ -48,7 +48,7 @@ from drs_support import (
 )
 from gauntlet.clock import real_clock
 from gauntlet.local import network_guard
-from gauntlet.local.drs.fixture import shape_problems
+from gauntlet.local.drs.shapes import shape_problems
 from gauntlet.sut.drs_engine import PlanValidationError
 from gauntlet.sut.drs_engine.history import PLAN_INDEX
 from gauntlet.sut.drs_engine.jobs import DrsJobs, job_progress

@@ -6,7 +6,8 @@ import os
 import pytest
 
 from gauntlet.local import network_guard
-from gauntlet.local.drs.fixture import DrsWorld, ScenarioClock, scale_plan, shape_problems
+from gauntlet.local.drs.fixture import DrsWorld, ScenarioClock, scale_plan
+from gauntlet.local.drs.shapes import shape_problems
 from gauntlet.sut.drs_engine.plan import load_json, validate_plan
 from gauntlet.targets import REPO_ROOT
 

@@ -6,7 +6,6 @@ Every response is checked against botocore's output shape; job progress follows 
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
 from typing import Any
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 
 from gauntlet.clock import VirtualClock, set_default_clock
 from gauntlet.local.drs.responses import paginate
+from gauntlet.local.drs.shapes import shape_problems
 from gauntlet.local.endpoint import LoopbackEndpoint
 
 DB1, DB2 = "s-3d75cdc0d9a28a725", "s-3afa164776f93ce4f"
@@ -121,49 +121,8 @@ def _http(endpoint, method: str, path: str, body: Any = None) -> Any:
 
 def assert_shape(drs_client, operation: str, response: dict[str, Any]) -> None:
     """Walk botocore's output shape: required members, types, enums, patterns, lengths."""
-    shape = drs_client.meta.service_model.operation_model(operation).output_shape
-    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-    problems: list[str] = []
-    _walk(shape, body, operation, problems)
+    problems = shape_problems(drs_client, operation, response)
     assert not problems, "\n".join(problems)
-
-
-def _walk(shape, value, path: str, problems: list[str]) -> None:
-    kind = shape.type_name
-    meta = shape.metadata
-    expected = {"structure": dict, "map": dict, "list": list, "string": str, "boolean": bool,
-                "integer": int, "long": int}.get(kind)
-    if expected and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
-        problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r}")
-        return
-    if kind == "structure":
-        for name in shape.required_members:
-            if name not in value:
-                problems.append(f"{path}: missing required member {name}")
-        for name, item in value.items():
-            if name not in shape.members:
-                problems.append(f"{path}: unknown member {name}")
-            else:
-                _walk(shape.members[name], item, f"{path}.{name}", problems)
-    elif kind == "list":
-        for index, item in enumerate(value):
-            _walk(shape.member, item, f"{path}[{index}]", problems)
-    elif kind == "map":
-        for key, item in value.items():
-            _walk(shape.key, key, f"{path}<key>", problems)
-            _walk(shape.value, item, f"{path}[{key}]", problems)
-    elif kind == "string":
-        if shape.enum and value not in shape.enum:
-            problems.append(f"{path}: {value!r} not in enum {shape.enum}")
-        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
-            problems.append(f"{path}: {value!r} does not match {meta['pattern']}")
-        if not meta.get("min", 0) <= len(value) <= meta.get("max", 1 << 30):
-            problems.append(f"{path}: length {len(value)} outside [{meta.get('min')}, {meta.get('max')}]")
-    elif kind in ("integer", "long") and value < meta.get("min", value):
-        problems.append(f"{path}: {value} below minimum {meta['min']}")
-
-
-# --- helpers --------------------------------------------------------------------------------
 
 
 def job_now(drs, job_id: str) -> dict[str, Any]:

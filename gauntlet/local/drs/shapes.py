@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, List
 
 from botocore.loaders import Loader
 from botocore.model import ServiceModel, Shape
@@ -84,3 +84,52 @@ def _check(shape: Shape, value: Any, path: str, problems: Problems) -> None:
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+# -- answers checked against the API model (the simulator's tests and the @drs fixture) ----
+
+def shape_problems(client, operation: str, response: dict) -> List[str]:
+    """What in ``response`` disagrees with botocore's output shape of ``operation`` (empty: none).
+
+    Checks required members, unknown members, types, enums, patterns and lengths.
+    """
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    problems: List[str] = []
+    if shape is not None:
+        _walk(shape, body, operation, problems)
+    return problems
+
+
+def _walk(shape, value, path: str, problems: List[str]) -> None:
+    kind = shape.type_name
+    meta = shape.metadata
+    expected = {"structure": dict, "map": dict, "list": list, "string": str, "boolean": bool,
+                "integer": int, "long": int}.get(kind)
+    if expected and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+        problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r}")
+        return
+    if kind == "structure":
+        problems.extend(f"{path}: missing required member {name}"
+                        for name in shape.required_members if name not in value)
+        for name, item in value.items():
+            if name not in shape.members:
+                problems.append(f"{path}: unknown member {name}")
+            else:
+                _walk(shape.members[name], item, f"{path}.{name}", problems)
+    elif kind == "list":
+        for index, item in enumerate(value):
+            _walk(shape.member, item, f"{path}[{index}]", problems)
+    elif kind == "map":
+        for key, item in value.items():
+            _walk(shape.key, key, f"{path}<key>", problems)
+            _walk(shape.value, item, f"{path}[{key}]", problems)
+    elif kind == "string":
+        if shape.enum and value not in shape.enum:
+            problems.append(f"{path}: {value!r} not in enum {shape.enum}")
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+            problems.append(f"{path}: {value!r} does not match {meta['pattern']}")
+        if not meta.get("min", 0) <= len(value) <= meta.get("max", 1 << 30):
+            problems.append(f"{path}: length {len(value)} outside [{meta.get('min')}, {meta.get('max')}]")
+    elif kind in ("integer", "long") and value < meta.get("min", value):
+        problems.append(f"{path}: {value} below minimum {meta['min']}")
