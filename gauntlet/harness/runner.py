@@ -13,7 +13,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
@@ -238,14 +237,10 @@ class Runner:
               f"{runner} {common} --start-step \"$1\" --end-step \"${{2:-$1}}\"; }}\n"
               "echo 'gauntlet shell: rebuild (run the build), rerun N [M] (run steps N..M "
               "again), exit (back to the menu)'\n")
-        with tempfile.NamedTemporaryFile("w", prefix="gauntlet-shell-", suffix=".rc",
-                                         delete=False) as handle:
-            handle.write(rc)
-        try:
-            env = dict(os.environ, GAUNTLET_PARENT_RUNNER="1")
-            return subprocess.call(["bash", "--rcfile", handle.name, "-i"], env=env, cwd=REPO_ROOT)
-        finally:
-            os.unlink(handle.name)
+        rc_file = run.path("shell.rc")  # in the run's folder: nothing to leak in /tmp
+        rc_file.write_text(rc)
+        env = dict(os.environ, GAUNTLET_PARENT_RUNNER="1")
+        return subprocess.call(["bash", "--rcfile", str(rc_file), "-i"], env=env, cwd=REPO_ROOT)
 
     def finish(self, run: Run, keep: bool, code: int) -> int:
         if keep:
