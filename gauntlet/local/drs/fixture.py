@@ -37,18 +37,17 @@ import re
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import boto3
 import requests
 from behave.fixture import fixture
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from gauntlet.clock import Clock, VirtualClock, default_clock, real_clock, wait_until
 from gauntlet.harness.fixtures import register
+from gauntlet.sut.drs_engine.history import from_item as plain  # a raw DynamoDB item as values
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,6 @@ OBSERVER_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connec
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10,
                     read_timeout=30)
 WATCHED_SERVICES = ("drs", "ec2", "sts", "sns", "dynamodb")
-_deserializer = TypeDeserializer()
 
 
 # -- time ------------------------------------------------------------------------------------
@@ -198,21 +196,6 @@ class ApiCalls:
             if call.service == service and call.operation == operation:
                 call.response = parsed
                 return
-
-
-def plain(item: Dict[str, Any]) -> Dict[str, Any]:
-    """A raw DynamoDB item as Python values (Decimals as int or float)."""
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
-
-
-def _plain(value):
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 # -- SNS topic with a queue to read it ---------------------------------------------------------
