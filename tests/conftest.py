@@ -25,3 +25,14 @@ def endpoint():
         finally:
             ep.stop()
             werkzeug.setLevel(level)
+
+
+@pytest.fixture
+def power(cluster):
+    """Power control of the module's local ``cluster``; afterwards every node runs again."""
+    power = cluster.power()
+    yield power
+    for node in power.nodes():
+        if power.node_state(node) != "running":
+            power.start_node(node)
+    cluster.wait_healthy(20)

@@ -163,17 +163,6 @@ def probe(cluster) -> EtcdProbe:
     return cluster.probe()
 
 
-@pytest.fixture
-def power(cluster):
-    power = cluster.power()
-    yield power
-    # whatever a test did, leave every node running and the cluster healthy
-    for node in power.nodes():
-        if power.node_state(node) != "running":
-            power.start_node(node)
-    cluster.wait_healthy(20)
-
-
 def wait_healthy(probe: EtcdProbe, timeout: float = 20.0) -> float:
     fast = EtcdProbe(probe.endpoints, timeout=0.5)  # fine-grained polling for the timings
     return wait_until(lambda: all(fast.member_health().values()), timeout, interval=0.05,

@@ -177,16 +177,6 @@ def cluster(tmp_path_factory):
     assert not run_dir.exists()
 
 
-@pytest.fixture
-def power(cluster):
-    power = cluster.power()
-    yield power
-    for node in power.nodes():
-        if power.node_state(node) != "running":
-            power.start_node(node)
-    cluster.wait_healthy(20)
-
-
 def pids(cluster) -> dict:
     return {node.name: (node.status()["etcd_pid"], node.status()["sshd_pid"])
             for node in cluster.nodes}

@@ -41,6 +41,17 @@ def validate_input(operation: str, params: Any) -> None:
         raise error
 
 
+_PYTHON_TYPES = {"structure": dict, "map": dict, "list": list, "string": str, "boolean": bool,
+                 "integer": int, "long": int}
+
+
+def _wrong_type(kind: str, value: Any) -> bool:
+    """Not the Python type botocore uses for ``kind`` (a bool is no integer)."""
+    expected = _PYTHON_TYPES.get(kind)
+    return bool(expected) and (not isinstance(value, expected)
+                               or (expected is int and isinstance(value, bool)))
+
+
 def _check(shape: Shape, value: Any, path: str, problems: Problems) -> None:
     where = path or "request"
     meta = shape.metadata
@@ -49,10 +60,7 @@ def _check(shape: Shape, value: Any, path: str, problems: Problems) -> None:
     def problem(constraint: str, at: str = where) -> None:
         problems.append((at, f"Value at '{at}' failed to satisfy constraint: {constraint}"))
 
-    python_type = {"structure": dict, "map": dict, "list": list, "string": str, "boolean": bool,
-                   "integer": int, "long": int}.get(kind)
-    if python_type and (not isinstance(value, python_type)
-                        or (python_type is int and isinstance(value, bool))):
+    if _wrong_type(kind, value):
         problem(f"Member must be of type {kind}")
         return
     if kind == "structure":
@@ -104,9 +112,7 @@ def shape_problems(client, operation: str, response: dict) -> List[str]:
 def _walk(shape, value, path: str, problems: List[str]) -> None:
     kind = shape.type_name
     meta = shape.metadata
-    expected = {"structure": dict, "map": dict, "list": list, "string": str, "boolean": bool,
-                "integer": int, "long": int}.get(kind)
-    if expected and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+    if _wrong_type(kind, value):
         problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r}")
         return
     if kind == "structure":
